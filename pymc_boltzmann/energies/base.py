@@ -122,12 +122,17 @@ class BoltzmannSystem(abc.ABC):
     def reference_sample(self, beta, n_samples, *, random_seed=None, **kwargs):
         """Draw ``n_samples`` decorrelated configurations from p with a reference Monte Carlo sampler.
 
+        Dispatches to :func:`pymc_boltzmann.montecarlo.reference_sample`, which picks the
+        algorithm for the system and thins the chain by its integrated autocorrelation time.
+
         Returns
         -------
         numpy.ndarray
             Configurations of shape ``(n_samples, n_sites)``.
         """
-        raise NotImplementedError(f"{type(self).__name__} has no reference sampler.")
+        from pymc_boltzmann.montecarlo import reference_sample
+
+        return reference_sample(self, beta, n_samples, random_seed=random_seed, **kwargs)
 
     def __repr__(self):
         return f"{type(self).__name__}(n_sites={self.n_sites}, shape={self.shape})"

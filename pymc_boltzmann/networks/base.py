@@ -119,6 +119,17 @@ class Network(abc.ABC):
             for k, (name, spec) in zip(keys, self.weight_specs.items())
         }
 
+    def to_initvals(self, params):
+        """Map a dict of weight arrays (for example a trained point estimate) to PyMC initial values.
+
+        Returns
+        -------
+        dict
+            ``{variable name: numpy array}``, accepted by ``pmb.sample(initvals=...)`` and
+            ``pm.sample(initvals=...)``.
+        """
+        return {self.var_names[key]: np.asarray(value) for key, value in params.items()}
+
     def validate(self, x, name="x"):
         """Check configurations against this network's size and sample space."""
         return check_configurations(x, self.n_sites, self.sample_space, name=name)
