@@ -1,11 +1,11 @@
 """The two-dimensional Ising model on an L x L square lattice."""
 
-import math
-
 import jax.numpy as jnp
 
-from pymc_boltzmann._checks import check_finite_real, check_lattice_size
+from pymc_boltzmann._checks import check_beta, check_finite_real, check_lattice_size
+from pymc_boltzmann.energies._spin import spin_fluctuations, spin_observables
 from pymc_boltzmann.energies.base import BoltzmannSystem
+from pymc_boltzmann.exact import enumeration, kaufman
 
 BOUNDARIES = ("periodic", "open")
 
@@ -22,6 +22,11 @@ class Ising2D(BoltzmannSystem):
     counted twice; this is the convention of Kaufman's exact partition function. With open
     boundaries, bonds that would cross the edge are absent.
 
+    Exact references: for L <= 5 every quantity comes from enumerating all 2^(L^2) states into
+    a density of states (any J, h and boundary). For larger periodic lattices at h = 0, ln Z,
+    the mean energy and the specific heat come from Kaufman's formula and its beta derivatives;
+    J < 0 is mapped onto |J| there, which needs even L.
+
     Parameters
     ----------
     L : int
@@ -35,10 +40,13 @@ class Ising2D(BoltzmannSystem):
 
     Examples
     --------
+    >>> import numpy as np
     >>> import pymc_boltzmann as pmb
     >>> ising = pmb.energies.Ising2D(L=4)
     >>> float(ising.energy(-np.ones(16)))    # all spins aligned: 2 N bonds of -J
     -32.0
+    >>> round(ising.exact_log_partition(ising.critical_beta), 6)
+    15.521915
     """
 
     name = "ising"
@@ -59,7 +67,7 @@ class Ising2D(BoltzmannSystem):
     @property
     def critical_beta(self):
         """Onsager's critical inverse temperature ln(1 + sqrt 2) / (2 |J|) of the infinite lattice."""
-        return math.log1p(math.sqrt(2.0)) / (2.0 * abs(self.J))
+        return kaufman.ising_critical_beta(self.J)
 
     def _bond_sum(self, x):
         lattice = x.reshape(x.shape[:-1] + self.shape)
@@ -80,15 +88,7 @@ class Ising2D(BoltzmannSystem):
         ``magnetization`` is m = (1/N) sum_i s_i, ``abs_magnetization`` is |m| and
         ``magnetization_sq`` is m^2; ``energy_sq`` is E^2, used for the specific heat.
         """
-        energy = self.energy_fn(x)
-        m = jnp.mean(x, axis=-1)
-        return {
-            "energy_per_site": energy / self.n_sites,
-            "energy_sq": energy**2,
-            "magnetization": m,
-            "abs_magnetization": jnp.abs(m),
-            "magnetization_sq": m**2,
-        }
+        return spin_observables(self.energy_fn(x), x, self.n_sites)
 
     def fluctuation_observables(self, expectations, beta):
         r"""Return the susceptibility and the specific heat per site from fluctuations.
@@ -101,12 +101,74 @@ class Ising2D(BoltzmannSystem):
         The susceptibility uses |m| as is standard on finite lattices at h = 0, where
         <m> vanishes by symmetry.
         """
-        n = self.n_sites
-        mean_energy = expectations["energy_per_site"] * n
+        return spin_fluctuations(expectations, beta, self.n_sites)
+
+    def _uses_enumeration(self):
+        return self.L <= enumeration.MAX_ISING_L
+
+    def _check_kaufman_scope(self):
+        if self.h != 0.0:
+            raise NotImplementedError(
+                f"No exact reference for L={self.L} at h={self.h}: Kaufman's formula is valid only "
+                f"at h = 0, and exact enumeration only up to L = {enumeration.MAX_ISING_L}."
+            )
+        if self.boundary != "periodic":
+            raise NotImplementedError(
+                f"No exact reference for L={self.L} with open boundaries: Kaufman's formula "
+                f"is valid only for periodic boundaries, and exact enumeration only up to "
+                f"L = {enumeration.MAX_ISING_L}."
+            )
+        if self.J == 0.0:
+            raise NotImplementedError(
+                "J=0.0 has no Kaufman reference: the spins are independent, so use "
+                "ln Z = N ln(2 cosh(beta h)) directly."
+            )
+
+    def exact_log_partition(self, beta):
+        """Return the exact ln Z: enumeration for L <= 5, Kaufman's formula otherwise.
+
+        Raises
+        ------
+        NotImplementedError
+            For L > 5 with h != 0, open boundaries, or J < 0 with odd L, which Kaufman's
+            formula does not cover.
+        """
+        beta = check_beta(beta)
+        if self._uses_enumeration():
+            return enumeration.ising_enumeration(self.L, beta, self.J, self.h, self.boundary)["log_partition"]
+        self._check_kaufman_scope()
+        return kaufman.kaufman_log_partition(self.L, beta, self.J)
+
+    def exact_expectations(self, beta):
+        """Return exact expectations keyed like :meth:`observables_fn`, with fluctuation quantities.
+
+        For L <= 5 (enumeration) every observable, the susceptibility and the specific heat are
+        returned. For larger periodic lattices at h = 0 only ``energy_per_site``,
+        ``energy_sq`` and ``specific_heat`` are known exactly (from Kaufman's ln Z).
+        """
+        beta = check_beta(beta)
+        if self._uses_enumeration():
+            moments = enumeration.ising_enumeration(self.L, beta, self.J, self.h, self.boundary)
+            del moments["log_partition"]
+            return {**moments, **self.fluctuation_observables(moments, beta)}
+
+        self._check_kaufman_scope()
+        mean_energy = kaufman.kaufman_mean_energy(self.L, beta, self.J)
+        variance = kaufman.kaufman_energy_variance(self.L, beta, self.J)
         return {
-            "susceptibility": beta * n * (expectations["magnetization_sq"] - expectations["abs_magnetization"] ** 2),
-            "specific_heat": beta**2 * (expectations["energy_sq"] - mean_energy**2) / n,
+            "energy_per_site": mean_energy / self.n_sites,
+            "energy_sq": variance + mean_energy**2,
+            "specific_heat": beta**2 * variance / self.n_sites,
         }
+
+    def onsager_free_energy_per_site(self, beta):
+        """Return the free energy per site of the infinite lattice at this coupling (Onsager, h = 0)."""
+        if self.h != 0.0:
+            raise NotImplementedError(
+                f"Onsager's solution is valid only at h = 0, got h={self.h}. Use exact enumeration "
+                "(L <= 5) or reference_sample in a field."
+            )
+        return kaufman.onsager_free_energy_per_site(beta, self.J)
 
     def __repr__(self):
         return f"Ising2D(L={self.L}, J={self.J}, h={self.h}, boundary={self.boundary!r})"
