@@ -1,0 +1,86 @@
+"""Command line: argument errors, exit codes, exact references and the output folder rules."""
+
+import json
+import math
+
+import pytest
+
+from pymc_boltzmann import cli
+from pymc_boltzmann.config import ConfigError, RunConfig, load_toml, make_config
+
+
+def run_cli(capsys, *argv):
+    status = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("run", "--system", "potts"), "invalid choice: 'potts'"),
+        (("run", "--L", "1"), "L=1 is invalid"),
+        (("run", "--beta", "-1"), "beta=-1.0 is invalid"),
+        (("run", "--beta", "hot"), "beta='hot' is invalid"),
+        (("run", "--draws", "0"), "draws=0 is invalid"),
+        (("run", "--samples-per-draw", "1"), "samples_per_draw=1 is invalid"),
+        (("run", "--system", "phi4", "--network", "made"), "does not match system='phi4'"),
+        (("run", "--system", "sk", "--beta", "critical"), "only defined for the Ising model"),
+        (("run", "--hidden", "16,0"), "hidden='16,0' is invalid"),
+    ],
+)
+def test_bad_option_exits_2(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as raised:
+        status = cli.main(list(argv))
+        raise SystemExit(status)
+    captured = capsys.readouterr()
+    assert raised.value.code == 2
+    assert message in captured.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_output_exits_2(capsys, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    status, _, err = run_cli(capsys, "run", "--output", str(blocker / "run"))
+    assert status == 2
+    assert "is a file, not a folder" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_existing_output_needs_force(capsys, tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("earlier results")
+    status, _, err = run_cli(capsys, "run", "--output", str(folder))
+    assert status == 2
+    assert "already exists; pass --force" in err
+    assert (folder / "keep.txt").read_text() == "earlier results"
+
+
+def test_config_file_values_and_precedence(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('[run]\nsystem = "ising"\nL = 3\nbeta = 0.3\nsamples-per-draw = 50\n')
+    values = load_toml(path)
+    config = make_config(values)
+    assert config.L == 3
+    assert config.samples_per_draw == 50
+    assert config.resolved_beta() == 0.3
+
+
+def test_config_rejects_unknown_key(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text("temperature = 2.0\n")
+    with pytest.raises(ConfigError, match=r"unknown options \['temperature'\]"):
+        make_config(load_toml(path))
+
+
+def test_config_file_missing():
+    with pytest.raises(ConfigError, match="was not found"):
+        load_toml("/nonexistent/run.toml")
+
+
+def test_default_beta_is_onsager_critical_point():
+    # Onsager (1944): sinh(2 beta_c J) = 1, so beta_c = ln(1 + sqrt 2) / 2 for J = 1.
+    assert RunConfig().resolved_beta() == pytest.approx(math.log(1 + math.sqrt(2)) / 2, rel=1e-15)
