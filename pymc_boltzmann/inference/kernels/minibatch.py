@@ -180,8 +180,9 @@ class PenaltyMHKernel(Kernel):
         delta = prior_delta + n_data * jnp.mean(differences)
 
         variance = n_data**2 * (1.0 - size / n_data) * jnp.var(differences, ddof=1) / size
-        # NOTE: the coefficient 1 / (4 (n + 1)) of the estimated-variance correction has not
-        # been checked against Ceperley and Dewing's paper. The sigma^2 / 2 term is exact.
+        # The two terms are the start of the exact penalty -ln 0F1(; (n-1)/2; -(n-1) sigma^2 / 4)
+        # for a variance estimated from n samples, which surrogate.estimated_variance_penalty
+        # evaluates in full and its tests check against scipy.special.hyp0f1.
         penalty = 0.5 * variance + variance**2 / (4.0 * (size + 1.0))
         return delta, penalty
 
