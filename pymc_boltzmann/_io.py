@@ -19,6 +19,8 @@ def atomic_path(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(descriptor)
+    # mkstemp creates the file readable by its owner only; results get the usual umask instead.
+    os.chmod(temporary, 0o666 & ~_current_umask())
     try:
         yield Path(temporary)
         os.replace(temporary, path)
@@ -26,6 +28,12 @@ def atomic_path(path):
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
         raise
+
+
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path, text):

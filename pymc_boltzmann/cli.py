@@ -73,6 +73,9 @@ def build_parser():
     model.add_argument("--chains", type=int, help="number of chains, vectorized on one device")
     model.add_argument("--max-tree-depth", dest="max_tree_depth", type=int, help="NUTS maximum tree depth (2^depth gradients per draw at most)")
     model.add_argument("--target-accept", dest="target_accept", type=float, help="target acceptance rate of step-size adaptation")
+    model.add_argument(
+        "--step-size", dest="step_size", type=float, help="fixed integrator step size (needed by sgld; others adapt it)"
+    )
     model.add_argument("--samples-per-draw", dest="samples_per_draw", type=int, help="configurations drawn from q for each posterior draw")
     out = run.add_argument_group("output")
     out.add_argument("--output", "-o", help="output folder (default ./pymc_boltzmann_run)")
@@ -169,7 +172,11 @@ def main(argv=None):
         print(f"pymc-boltzmann {arguments.command}: {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print("pymc-boltzmann: interrupted; files of completed stages are kept.", file=sys.stderr)
+        print(
+            "pymc-boltzmann: interrupted; an earlier output folder is untouched, and what this run "
+            "wrote so far is in the output folder's .partial sibling.",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
 
 

@@ -13,6 +13,7 @@ REGIMES = ("data", "energy")
 KERNELS = ("nuts", "hmc", "mala", "rmh", "sgld", "penalty_mh")
 
 SPIN_SYSTEMS = ("ising", "sk")
+MIN_DATA = 10
 DEFAULT_NETWORKS = {
     "ising": "made",
     "sk": "made",
@@ -59,6 +60,7 @@ class RunConfig:
     chains: int = 2
     max_tree_depth: int = 5
     target_accept: float = 0.8
+    step_size: float | None = None
     samples_per_draw: int = 2000
     seed: int = 0
     output: str = "pymc_boltzmann_run"
@@ -126,8 +128,18 @@ def load_toml(path):
             document = tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} was not found.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {str(path)!r} is a folder: pass the path of a TOML file.") from None
+    except OSError as error:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {error.strerror}.") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {error}.") from None
+    if "run" in document and len(document) > 1:
+        others = sorted(key for key in document if key != "run")
+        raise ConfigError(
+            f"config file {str(path)!r} has options {others} outside its [run] table: put every "
+            "option under [run], or none of them."
+        )
     table = document.get("run", document)
     return {key.replace("-", "_"): value for key, value in table.items()}
 
@@ -155,6 +167,16 @@ def _check_choice(option, value, choices):
         raise ConfigError(f"{option}={value!r} is invalid: expected one of {', '.join(choices)}.")
 
 
+def _check_step_size(config):
+    if config.step_size is not None and not (config.step_size > 0 and math.isfinite(config.step_size)):
+        raise ConfigError(f"step_size={config.step_size!r} is invalid: expected a finite positive number.")
+    if config.kernel == "sgld" and config.step_size is None:
+        raise ConfigError(
+            "kernel='sgld' needs --step-size: stochastic-gradient Langevin has no accept step to "
+            "adapt against. Try --step-size 1e-4 and lower it if the estimates drift."
+        )
+
+
 def validate_config(config):
     """Check every option of ``config`` and raise :class:`ConfigError` naming the first bad one."""
     _check_choice("system", config.system, SYSTEMS)
@@ -167,8 +189,10 @@ def validate_config(config):
         check_lattice_size("L", config.L)
         check_lattice_size("n", config.n)
         check_positive_int("dim", config.dim)
-        for option in ("n_data", "train_steps", "draws", "chains", "max_tree_depth"):
+        for option in ("train_steps", "draws", "chains", "max_tree_depth"):
             check_positive_int(option, getattr(config, option))
+        # A fifth of the data is held out for the held-out log likelihood.
+        check_positive_int("n_data", config.n_data, minimum=MIN_DATA)
         check_positive_int("tune", config.tune, minimum=0)
         check_positive_int("samples_per_draw", config.samples_per_draw, minimum=2)
         check_positive_int("seed", config.seed, minimum=0)
@@ -177,6 +201,7 @@ def validate_config(config):
     config.resolved_beta()
     if not 0.0 < config.target_accept < 1.0:
         raise ConfigError(f"target_accept={config.target_accept!r} is invalid: expected a value in (0, 1).")
+    _check_step_size(config)
     if config.n_eff <= 0:
         raise ConfigError(f"n_eff={config.n_eff!r} is invalid: expected a positive effective sample size.")
     spin_system = config.system in SPIN_SYSTEMS

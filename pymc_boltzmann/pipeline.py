@@ -137,7 +137,12 @@ def _build_model(config, system, beta, factory, data, params):
     from pymc_boltzmann import models
 
     if config.regime == "data":
-        return models.data_model(factory, data, system=system, beta=beta, random_seed=config.seed + 2)
+        # Networks whose F_q can be neither enumerated nor reparameterized estimate it by
+        # importance sampling from the training data, drawn from p itself.
+        reference = models.ReferenceSet.from_boltzmann_sample(system, beta, data)
+        return models.data_model(
+            factory, data, system=system, beta=beta, reference=reference, random_seed=config.seed + 2
+        )
 
     # Spin systems too large to enumerate and non-reparameterized networks estimate F_q by
     # importance sampling from a fixed set drawn from the point estimate; the others ignore it.
@@ -184,11 +189,18 @@ def run_pipeline(config, progressbar=True):
             initvals=network.to_initvals(params),
             max_tree_depth=config.max_tree_depth,
             target_accept=config.target_accept,
+            step_size=config.step_size,
             progressbar=progressbar,
         )
     with clock.stage("reweighting"):
         result = reweighting.reweight(
-            posterior, network, system, beta, samples_per_draw=config.samples_per_draw, random_seed=config.seed + 4
+            posterior,
+            network,
+            system,
+            beta,
+            samples_per_draw=config.samples_per_draw,
+            random_seed=config.seed + 4,
+            progressbar=progressbar,
         )
         result["training_history"] = history
         save_datatree(result, partial / RESULTS_FILE)
@@ -222,16 +234,24 @@ def rebuild_report(folder):
     from pymc_boltzmann.report import build_report, format_table, write_plots
 
     folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"output folder {str(folder)!r} was not found: pass the folder of a finished run.")
     for name in (CONFIG_FILE, RESULTS_FILE, REPORT_FILE):
         if not (folder / name).is_file():
             raise ConfigError(
                 f"{str(folder)!r} is not the output folder of a finished run: {name} is missing."
             )
-    config = make_config(json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8")))
-    previous = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
+    try:
+        config = make_config(json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8")))
+        previous = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise RunFailed("report", ValueError(f"a JSON file in {str(folder)!r} is corrupt: {error}")) from None
     system = build_system(config)
     beta = config.resolved_beta()
-    result = xr.open_datatree(folder / RESULTS_FILE, engine="h5netcdf").load()
+    try:
+        result = xr.open_datatree(folder / RESULTS_FILE, engine="h5netcdf").load()
+    except (OSError, ValueError) as error:
+        raise RunFailed("report", OSError(f"{RESULTS_FILE} in {str(folder)!r} cannot be read: {error}")) from None
     report = build_report(result, system, beta, config, previous.get("timings_s", {}))
     write_json(folder / REPORT_FILE, report)
     table = format_table(report)

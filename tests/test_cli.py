@@ -2,6 +2,8 @@
 
 import json
 import math
+import os
+import stat
 
 import pytest
 
@@ -27,6 +29,10 @@ def run_cli(capsys, *argv):
         (("run", "--system", "phi4", "--network", "made"), "does not match system='phi4'"),
         (("run", "--system", "sk", "--beta", "critical"), "only defined for the Ising model"),
         (("run", "--hidden", "16,0"), "hidden='16,0' is invalid"),
+        (("run", "--kernel", "sgld"), "kernel='sgld' needs --step-size"),
+        (("run", "--step-size", "-0.1"), "step_size=-0.1 is invalid"),
+        (("run", "--n-data", "1"), "n_data=1 is invalid"),
+        (("run", "--config", "."), "is a folder"),
     ],
 )
 def test_bad_option_exits_2(capsys, tmp_path, monkeypatch, argv, message):
@@ -84,3 +90,36 @@ def test_config_file_missing():
 def test_default_beta_is_onsager_critical_point():
     # Onsager (1944): sinh(2 beta_c J) = 1, so beta_c = ln(1 + sqrt 2) / 2 for J = 1.
     assert RunConfig().resolved_beta() == pytest.approx(math.log(1 + math.sqrt(2)) / 2, rel=1e-15)
+
+
+def test_config_rejects_keys_outside_run_table(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text("L = 3\n[run]\nL = 4\n")
+    with pytest.raises(ConfigError, match=r"options \['L'\] outside its \[run\] table"):
+        load_toml(path)
+
+
+def test_report_on_corrupt_config_exits_1(capsys, tmp_path):
+    for name in ("config.json", "report.json", "results.nc"):
+        (tmp_path / name).write_text("{not json")
+    status, _, err = run_cli(capsys, "report", str(tmp_path))
+    assert status == 1
+    assert "is corrupt" in err
+
+
+def test_report_on_missing_folder_says_not_found(capsys, tmp_path):
+    status, _, err = run_cli(capsys, "report", str(tmp_path / "absent"))
+    assert status == 2
+    assert "was not found" in err
+
+
+def test_atomic_write_uses_umask_mode(tmp_path):
+    from pymc_boltzmann._io import write_json
+
+    previous = os.umask(0o022)
+    try:
+        write_json(tmp_path / "report.json", {"a": 1})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "report.json").stat().st_mode) == 0o644
+    assert json.loads((tmp_path / "report.json").read_text()) == {"a": 1}

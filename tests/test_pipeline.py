@@ -67,10 +67,23 @@ def test_report_rebuilds_same_json(finished_run, capsys):
     assert "free_energy_per_site" in capsys.readouterr().out
 
 
-def test_report_on_missing_folder_exits_2(tmp_path, capsys):
-    status = cli.main(["report", str(tmp_path / "nothing")])
+def test_report_on_incomplete_folder_exits_2(tmp_path, capsys):
+    status = cli.main(["report", str(tmp_path)])
     assert status == 2
     assert "config.json is missing" in capsys.readouterr().err
+
+
+def test_mixture_network_on_double_well(tmp_path):
+    folder = tmp_path / "well"
+    tiny = ("--draws", "20", "--tune", "30", "--chains", "2", "--samples-per-draw", "300",
+            "--n-data", "300", "--train-steps", "200", "--quiet")
+    status = cli.main(["run", "--system", "double-well", "--network", "mixture", *tiny, "--output", str(folder)])
+    assert status == 0
+    report = json.loads((folder / "report.json").read_text())
+    row = report["estimates"]["log_partition"]
+    # The exact value is the quadrature of the quartic factor times the Gaussian factor.
+    assert row["exact"] == pytest.approx(exact.quartic_moments(0.0, -4.0, 1.0)[0] + 0.5 * np.log(2 * np.pi))
+    assert np.isfinite(row["reweighted"])
 
 
 def test_force_replaces_finished_run_only_on_success(finished_run, tmp_path, capsys):

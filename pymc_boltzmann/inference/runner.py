@@ -127,9 +127,27 @@ def _progress_bar(total, kernel_name):
     return tqdm(total=total, desc=f"{kernel_name}: tuning and sampling", unit="step")
 
 
-def evaluate_posterior(target, positions, data):
-    """Map flat draws ``(chains, draws, n_dim)`` to the posterior variables, as numpy arrays."""
-    per_draw = jax.vmap(jax.vmap(target.posterior_fn, in_axes=(0, None)), in_axes=(0, None))
+# Draws evaluated per compiled call. Deterministics such as an enumerated free energy touch
+# every configuration of a small lattice (2^16 for 4 x 4), so evaluating all chains and draws
+# in one vmapped call can need tens of GB; blocks of draws keep the peak bounded.
+POSTERIOR_BLOCK_SIZE = 16
+
+
+def evaluate_posterior(target, positions, data, block_size=POSTERIOR_BLOCK_SIZE):
+    """Map flat draws ``(chains, draws, n_dim)`` to the posterior variables, as numpy arrays.
+
+    The draws are evaluated ``block_size`` at a time with ``jax.lax.map``, so memory grows with
+    the block, not with the number of draws.
+    """
+    n_chains, n_draws, n_dim = positions.shape
     data = tuple(jnp.asarray(d) for d in data)
-    values = jax.jit(per_draw)(jnp.asarray(positions), data)
-    return {name: np.asarray(value) for name, value in values.items()}
+    flat = jnp.asarray(positions).reshape(n_chains * n_draws, n_dim)
+
+    def evaluate(position):
+        return target.posterior_fn(position, data)
+
+    values = jax.jit(lambda xs: jax.lax.map(evaluate, xs, batch_size=block_size))(flat)
+    return {
+        name: np.asarray(value).reshape((n_chains, n_draws) + value.shape[1:])
+        for name, value in values.items()
+    }
