@@ -26,7 +26,7 @@ def check_positive_int(name, value, minimum=1):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(
             f"{name}={value!r} is invalid: expected an integer of at least {minimum}. "
-            f"Pass {name}={max(minimum, 1)} or larger."
+            f"Pass {name}={minimum} or larger."
         )
     return int(value)
 

@@ -81,9 +81,15 @@ def build_parser():
     out.add_argument("--output", "-o", help="output folder (default ./pymc_boltzmann_run)")
     out.add_argument("--force", action="store_true", default=None, help="replace an existing output folder once the new run has finished")
     out.add_argument("--quiet", action="store_true", help="log warnings only, no progress bars")
+    # Defaults live in RunConfig, so that a TOML file can fill what the command line leaves out.
+    run_defaults = RunConfig()
     for action in run._actions:
-        if action.dest not in ("help", "config", "quiet"):
-            action.default = None
+        if action.dest in ("help", "config", "quiet"):
+            continue
+        action.default = None
+        default = getattr(run_defaults, action.dest, None)
+        if action.help and default is not None and default is not False and "default" not in action.help:
+            action.help += f" (default: {default})"
 
     report = commands.add_parser("report", help="rebuild the table, JSON report and plots of a saved run")
     report.add_argument("folder", help="output folder of a finished `pymc-boltzmann run`")

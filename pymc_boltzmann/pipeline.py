@@ -71,13 +71,13 @@ def build_network_factory(config, system):
 def check_output_folder(folder, force):
     """Raise :class:`ConfigError` if ``folder`` exists without ``force`` or cannot be written."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"output path {str(folder)!r} exists and is not a folder; choose another --output.")
     if folder.exists() and not force:
         raise ConfigError(
             f"output folder {str(folder)!r} already exists; pass --force to replace it once the "
             "new run has finished, or choose another --output."
         )
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"output path {str(folder)!r} exists and is not a folder; choose another --output.")
     ancestor = folder.resolve().parent
     while not ancestor.exists():
         ancestor = ancestor.parent

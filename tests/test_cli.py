@@ -123,3 +123,18 @@ def test_atomic_write_uses_umask_mode(tmp_path):
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "report.json").stat().st_mode) == 0o644
     assert json.loads((tmp_path / "report.json").read_text()) == {"a": 1}
+
+
+def test_convergence_check_flags_rhat_and_divergences(caplog):
+    from pymc_boltzmann.report import MAX_RHAT, _check_convergence
+
+    good = {"divergences": 0, "variational_free_energy": {"rhat": 1.0}}
+    bad_rhat = {"divergences": 0, "variational_free_energy": {"rhat": MAX_RHAT + 0.5}}
+    nan_rhat = {"divergences": 0, "mean_energy": {"rhat": float("nan")}}
+    divergent = {"divergences": 3, "variational_free_energy": {"rhat": 1.0}}
+    assert _check_convergence(good) is True
+    assert _check_convergence(bad_rhat) is False
+    assert _check_convergence(nan_rhat) is False
+    assert _check_convergence(divergent) is False
+    assert "R-hat of variational_free_energy is 1.550" in caplog.text
+    assert "3 divergent transitions" in caplog.text

@@ -56,6 +56,7 @@ def test_run_report_records_stages_and_diagnostics(finished_run):
     assert report["config"]["L"] == 3
     assert "variational_free_energy" in report["posterior_diagnostics"]
     assert np.isfinite(report["posterior_diagnostics"]["variational_free_energy"]["rhat"])
+    assert isinstance(report["posterior_diagnostics"]["converged"], bool)
 
 
 def test_report_rebuilds_same_json(finished_run, capsys):

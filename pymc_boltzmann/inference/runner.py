@@ -128,8 +128,8 @@ def _progress_bar(total, kernel_name):
 
 
 # Draws evaluated per compiled call. Deterministics such as an enumerated free energy touch
-# every configuration of a small lattice (2^16 for 4 x 4), so evaluating all chains and draws
-# in one vmapped call can need tens of GB; blocks of draws keep the peak bounded.
+# every configuration of a small lattice (2^16 for 4 x 4). Evaluating all chains and draws in
+# one vmapped call can then need tens of GB, and blocks of draws keep the peak bounded.
 POSTERIOR_BLOCK_SIZE = 16
 
 
