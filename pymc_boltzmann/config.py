@@ -34,9 +34,10 @@ class RunConfig:
 
     The default is the 2D Ising model at Onsager's critical point on an 8 x 8 periodic lattice,
     a MADE network (one hidden layer of 64 units) fitted to 4000 reference Monte Carlo
-    configurations, NUTS with tree depth capped at 5, and posterior-predictive reweighting with
-    2000 configurations per draw. The whole run took about 4 minutes on 2 CPU cores; with
-    these settings its reweighted estimates had Pareto k-hat below 0.7.
+    configurations, two NUTS chains of 300 tuning steps and 300 draws with tree depth capped at
+    5, and posterior-predictive reweighting with 2000 configurations per draw. The whole run
+    took about 5.5 minutes on 2 CPU cores; its R-hat stayed below 1.01 and its pooled Pareto
+    k-hat below 0.7.
     """
 
     system: str = "ising"
@@ -55,8 +56,8 @@ class RunConfig:
     n_data: int = 4000
     train_steps: int = 2000
     kernel: str = "nuts"
-    draws: int = 200
-    tune: int = 200
+    draws: int = 300
+    tune: int = 300
     chains: int = 2
     max_tree_depth: int = 5
     target_accept: float = 0.8
