@@ -1,8 +1,8 @@
 """RealNVP flow on lattice phi^4 theory, with neural MCMC (independence Metropolis) on top.
 
-The flow is trained on reference HMC configurations (data regime), its weight posterior is
-drawn with NUTS, and the posterior predictive mixture serves both as an importance sampler and
-as the proposal of an independence Metropolis chain, which is asymptotically exact.
+The flow is trained on reference HMC configurations (data regime) and its weight posterior is
+drawn with NUTS. The posterior predictive mixture then serves as an importance sampler and as
+the proposal of an independence Metropolis chain, which is asymptotically exact.
 
     python examples/realnvp_phi4_nmcmc.py --tiny
 """

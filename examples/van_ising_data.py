@@ -1,8 +1,8 @@
 """Bayesian variational autoregressive network (VAN) on the 2D Ising model, data regime.
 
 The weights of a MADE network get a Normal prior and the likelihood of reference Monte Carlo
-configurations; NUTS draws their posterior, and posterior-predictive reweighting turns it into
-the free energy, energy and magnetization, next to Kaufman's and the enumeration's exact values.
+configurations, and NUTS draws their posterior. Posterior-predictive reweighting turns it into
+the free energy, energy and magnetization, shown next to the exact values from enumeration.
 
     python examples/van_ising_data.py           # 4 x 4 lattice, a few minutes on 2 cores
     python examples/van_ising_data.py --tiny    # 3 x 3 lattice, for CI

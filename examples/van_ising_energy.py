@@ -1,6 +1,6 @@
 """Bayesian VAN on the 2D Ising model in the energy regime: no data, only E(s).
 
-Point training minimizes the variational free energy F_q (REINFORCE with a baseline); its result
+Point training minimizes the variational free energy F_q (REINFORCE with a baseline). Its result
 starts NUTS chains on the generalized posterior prior(theta) exp(-n_eff beta (F_q - F)). Every
 posterior draw's F_q lies above the exact F (Gibbs-Bogoliubov), and reweighting removes the gap.
 

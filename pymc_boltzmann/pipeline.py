@@ -145,7 +145,7 @@ def _build_model(config, system, beta, factory, data, params):
         )
 
     # Spin systems too large to enumerate and non-reparameterized networks estimate F_q by
-    # importance sampling from a fixed set drawn from the point estimate; the others ignore it.
+    # importance sampling from a fixed set drawn from the point estimate. Other models ignore it.
     reference = models.ReferenceSet.from_network(
         factory("reference"), params, REFERENCE_SET_SIZE, random_seed=config.seed + 5
     )

@@ -21,7 +21,7 @@ def plot_free_energy_posterior(result, report):
     """Histogram of the per-draw variational free energy per site F_q / N beside the exact F / N.
 
     Every F_q is an upper bound of F (Gibbs-Bogoliubov inequality), so the histogram should lie
-    to the right of the exact line; the reweighted pooled estimate is drawn with its MCSE.
+    to the right of the exact line. The reweighted pooled estimate is drawn with its MCSE.
     """
     draws = result["reweighting_draws"]
     values = np.asarray(draws["variational_free_energy_per_site"]).ravel()
@@ -81,7 +81,7 @@ def plot_function_space_rank(result):
     """ArviZ rank plot of the function-space quantities recorded per posterior draw.
 
     Ranks of hidden-unit weights are meaningless (permutation and sign symmetries), so only
-    quantities such as the variational free energy are shown; flat rank histograms across
+    quantities such as the variational free energy are shown. Flat rank histograms across
     chains mean the chains agree.
     """
     import arviz as az

@@ -115,7 +115,7 @@ MAX_RHAT = 1.05
 def _check_convergence(diagnostics):
     """Return whether the weight posterior looks converged, logging each problem found.
 
-    The ``reliable`` column of the summary judges the importance weights only; an
+    The ``reliable`` column of the summary judges the importance weights only. An
     unconverged posterior makes the raw estimates and the epistemic spread untrustworthy
     even when k-hat is small.
     """

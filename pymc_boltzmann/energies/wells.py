@@ -3,11 +3,10 @@
 import math
 
 import jax.numpy as jnp
+import numpy as np
 
 from pymc_boltzmann._checks import check_beta, check_finite_real, check_positive_int
 from pymc_boltzmann.energies.base import BoltzmannSystem
-import numpy as np
-
 from pymc_boltzmann.exact.quadrature import quartic_moments, sample_quartic
 
 
@@ -113,20 +112,11 @@ class DoubleWell(BoltzmannSystem):
     def reference_sample(self, beta, n_samples, *, random_seed=None, **kwargs):
         """Draw ``n_samples`` independent configurations from p exactly.
 
-        The density factorizes into one-dimensional quartic factors and Gaussians, so each
-        quartic coordinate is drawn by inverse-transform sampling on a grid
-        (:func:`pymc_boltzmann.exact.quadrature.sample_quartic`) and each Gaussian one directly.
-        Independent draws need no thinning; a Markov chain would take thousands of steps to
-        cross the barriers. Extra keyword arguments of the Monte Carlo samplers are ignored.
+        x_1 is drawn by inverse-transform sampling of its quartic factor and the other
+        coordinates from their Gaussians (see :func:`_sample_quartic_and_gaussian`). Extra
+        keyword arguments of the Monte Carlo samplers are ignored.
         """
-        from pymc_boltzmann._checks import check_positive_int
-
-        beta = check_beta(beta)
-        n_samples = check_positive_int("n_samples", n_samples)
-        rng = np.random.default_rng(random_seed)
-        x = rng.normal(scale=1.0 / math.sqrt(beta), size=(n_samples, self.n_sites))
-        x[:, 0] = sample_quartic(self.a, self.b, self.c, beta, n_samples, rng)
-        return x
+        return _sample_quartic_and_gaussian(self, beta, n_samples, random_seed, quartic_columns=slice(0, 1))
 
     def __repr__(self):
         return f"DoubleWell(dim={self.dim}, a={self.a}, b={self.b}, c={self.c})"
@@ -213,20 +203,29 @@ class ManyWell(BoltzmannSystem):
     def reference_sample(self, beta, n_samples, *, random_seed=None, **kwargs):
         """Draw ``n_samples`` independent configurations from p exactly.
 
-        The density factorizes into one-dimensional quartic factors and Gaussians, so each
-        quartic coordinate is drawn by inverse-transform sampling on a grid
-        (:func:`pymc_boltzmann.exact.quadrature.sample_quartic`) and each Gaussian one directly.
-        Independent draws need no thinning; a Markov chain would take thousands of steps to
-        cross the barriers. Extra keyword arguments of the Monte Carlo samplers are ignored.
+        Every y_1 coordinate is drawn by inverse-transform sampling of its quartic factor and
+        every y_2 from its Gaussian (see :func:`_sample_quartic_and_gaussian`). Extra keyword
+        arguments of the Monte Carlo samplers are ignored.
         """
-        from pymc_boltzmann._checks import check_positive_int
-
-        beta = check_beta(beta)
-        n_samples = check_positive_int("n_samples", n_samples)
-        rng = np.random.default_rng(random_seed)
-        x = rng.normal(scale=1.0 / math.sqrt(beta), size=(n_samples, self.n_sites))
-        x[:, 0::2] = sample_quartic(self.a, self.b, self.c, beta, (n_samples, self.n_pairs), rng)
-        return x
+        return _sample_quartic_and_gaussian(self, beta, n_samples, random_seed, quartic_columns=slice(0, None, 2))
 
     def __repr__(self):
         return f"ManyWell(dim={self.dim})"
+
+
+def _sample_quartic_and_gaussian(system, beta, n_samples, random_seed, quartic_columns):
+    """Draw exact samples of a density that factorizes into quartic and unit Gaussian coordinates.
+
+    The coordinates in ``quartic_columns`` follow exp(-beta (a x + b x^2 + c x^4)) and are drawn
+    by inverse-transform sampling on a grid (:func:`sample_quartic`). The others follow
+    exp(-beta x^2 / 2) and are drawn directly. Independent draws need no thinning, whereas a
+    Markov chain takes thousands of steps to cross the barriers between wells.
+    """
+    beta = check_beta(beta)
+    n_samples = check_positive_int("n_samples", n_samples)
+    rng = np.random.default_rng(random_seed)
+
+    x = rng.normal(scale=1.0 / math.sqrt(beta), size=(n_samples, system.n_sites))
+    n_quartic = len(range(system.n_sites)[quartic_columns])
+    x[:, quartic_columns] = sample_quartic(system.a, system.b, system.c, beta, (n_samples, n_quartic), rng)
+    return x
